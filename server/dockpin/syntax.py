@@ -259,6 +259,7 @@ class ImageReference:
     instruction: Instruction
     raw: str  # as written, variables unexpanded
     raw_range: Range
+    raw_offset: int  # logical offset of ``raw`` in the instruction
     value: str  # after ARG substitution
     unresolved: tuple[str, ...]  # variables without a value
     args_used: tuple[ArgDefault, ...]
@@ -904,6 +905,7 @@ def _reference(
         instruction=instruction,
         raw=raw,
         raw_range=instruction.range_of(raw_start, raw_start + len(raw)),
+        raw_offset=raw_start,
         value=value,
         unresolved=tuple(dict.fromkeys(expansion.unresolved)),
         args_used=tuple(args_used),
