@@ -80,7 +80,10 @@ def test_comments_and_blank_lines_inside_continuation_are_skipped() -> None:
 
 
 def test_escape_directive_backtick() -> None:
-    source = "# escape=`\nFROM mcr.microsoft.com/windows/servercore:ltsc2022 `\n    AS win\nRUN dir c:\\\n"
+    source = (
+        "# escape=`\nFROM mcr.microsoft.com/windows/servercore:ltsc2022 `\n    AS win\n"
+        "RUN dir c:\\\n"
+    )
     model = parse(source)
     assert model.escape == "`"
     assert keywords(source) == ["FROM", "RUN"]
@@ -175,7 +178,7 @@ def test_arg_substitution_records_the_arg_default() -> None:
     assert node.value == "node:22"
     assert node.tag_range == Range(Position(1, 8), Position(1, 10))
     # Editing after the tag means editing the ARG line for both.
-    instruction, offset = base.location(len(base.value), prefer_end=True)  # type: ignore[misc]
+    instruction, _offset = base.location(len(base.value), prefer_end=True)  # type: ignore[misc]
     assert instruction is model.global_args["BASE"].instruction  # type: ignore[union-attr]
 
 

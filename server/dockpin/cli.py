@@ -1,6 +1,7 @@
-"""``dockpin`` command line: ``check`` for CI, ``pin`` to rewrite files, ``lsp``
-for editors. A thin adapter over the core: it maps files and flags onto
-:func:`dockpin.analysis.analyze` and the renderers.
+"""``dockpin`` command line: ``check`` for CI, ``pin`` to rewrite files.
+
+A thin adapter over the core: it maps files and flags onto
+:func:`dockpin.analysis.analyze`, :mod:`dockpin.pinning` and the renderers.
 
 Heavy stacks (httpx for the registry, pygls for the server) are imported
 only by the subcommands that use them, so ``dockpin check --offline`` starts
@@ -73,9 +74,6 @@ def _build_parser() -> argparse.ArgumentParser:
     pin.add_argument("--update", action="store_true", help="also refresh stale digests")
     pin.add_argument("--offline", action="store_true", help="use cached digests only")
     pin.add_argument("--config", metavar="PATH", help="use this .dockpin.toml")
-
-    lsp = commands.add_parser("lsp", help="run the language server (stdio by default)")
-    lsp.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
     return parser
 
 
@@ -87,13 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     if args.command == "check":
         return run_check(args)
-    if args.command == "pin":
-        from dockpin.pin import run_pin
+    from dockpin.pin import run_pin
 
-        return run_pin(args)
-    from dockpin.server import run_server
-
-    return run_server(args.tcp)
+    return run_pin(args)
 
 
 def _error(message: str) -> None:
@@ -107,9 +101,10 @@ def _display_path(path: Path) -> str:
 def run_check(args: argparse.Namespace) -> int:
     from dockpin.analysis import analyze
     from dockpin.config import Config, ConfigError, find_config, load_config
+    from dockpin.facts import RegistryFacts
     from dockpin.files import UnreadableFile, discover, read_dockerfile
     from dockpin.report import RENDERERS, FileReport
-    from dockpin.syntax import parse
+    from dockpin.syntax import Dockerfile, parse
 
     explicit_config: Config | None = None
     if args.config:
@@ -132,7 +127,7 @@ def run_check(args: argparse.Namespace) -> int:
     failed = False
     threshold = _FAIL_ON[args.fail_on]
     worst = 0
-    checked = 0
+    parsed: list[tuple[str, Dockerfile, Config]] = []
     for path, problem in discover(args.paths):
         shown = _display_path(path)
         if problem is not None:
@@ -152,9 +147,21 @@ def run_check(args: argparse.Namespace) -> int:
             continue
         if source.lossy:
             _error(f"{shown}: not valid UTF-8; checked with undecodable bytes replaced")
-        dockerfile = parse(source.text)
-        findings = analyze(dockerfile, config)
-        checked += 1
+        parsed.append((shown, parse(source.text), config))
+
+    facts: list[RegistryFacts | None] = [None] * len(parsed)
+    online = [i for i, (_, _, config) in enumerate(parsed) if not (args.offline or config.offline)]
+    if online:
+        from dockpin.online import facts_for_files
+
+        answers, notes = facts_for_files([(parsed[i][1], parsed[i][2]) for i in online])
+        for index, answer in zip(online, answers, strict=True):
+            facts[index] = answer
+        for note in notes:
+            _error(f"note: {note}")
+
+    for (shown, dockerfile, config), file_facts in zip(parsed, facts, strict=True):
+        findings = analyze(dockerfile, config, file_facts)
         if findings:
             reports.append(FileReport(shown, dockerfile.lines, findings))
             worst_here = min(int(f.severity) for f in findings)
@@ -169,7 +176,7 @@ def run_check(args: argparse.Namespace) -> int:
             return EXIT_ERROR
     else:
         sys.stdout.write(rendered)
-    if checked == 0 and not failed:
+    if not parsed and not failed:
         _error("no Dockerfiles found in " + ", ".join(args.paths))
     if failed:
         return EXIT_ERROR

@@ -15,6 +15,7 @@ class ReferenceFacts:
     """What the registry said about one image reference."""
 
     current_digest: str | None = None  # the digest the tag points to now
+    stale: bool = False  # a digest is pinned and the tag has moved on from it
     missing: str | None = None  # why a build would fail: repository, tag or digest gone
     error: str | None = None  # the registry could not be asked (unreachable, auth)
 
