@@ -1,4 +1,5 @@
-"""``dockpin`` command line: ``check`` for CI, ``pin`` to rewrite files.
+"""``dockpin`` command line: ``check`` for CI, ``pin`` to rewrite files, ``lsp``
+for editors.
 
 A thin adapter over the core: it maps files and flags onto
 :func:`dockpin.analysis.analyze`, :mod:`dockpin.pinning` and the renderers.
@@ -11,6 +12,7 @@ fast enough to run once per file from pre-commit.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -74,6 +76,14 @@ def _build_parser() -> argparse.ArgumentParser:
     pin.add_argument("--update", action="store_true", help="also refresh stale digests")
     pin.add_argument("--offline", action="store_true", help="use cached digests only")
     pin.add_argument("--config", metavar="PATH", help="use this .dockpin.toml")
+
+    lsp = commands.add_parser(
+        "lsp",
+        help="run the language server (stdio by default)",
+        description="Speak the Language Server Protocol over stdio (or TCP) for editors.",
+    )
+    lsp.add_argument("--stdio", action="store_true", help="use stdio (the default)")
+    lsp.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
     return parser
 
 
@@ -85,9 +95,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     if args.command == "check":
         return run_check(args)
-    from dockpin.pin import run_pin
+    if args.command == "pin":
+        from dockpin.pin import run_pin
 
-    return run_pin(args)
+        return run_pin(args)
+    from dockpin.lsp import run_server
+
+    return run_server(args.tcp)
 
 
 def _error(message: str) -> None:
@@ -95,7 +109,25 @@ def _error(message: str) -> None:
 
 
 def _display_path(path: Path) -> str:
-    return path.as_posix()
+    # A file name that is not valid UTF-8 is shown with replacement characters:
+    # reports must encode (JSON, SARIF, a UTF-8 console) whatever the name.
+    return os.fsencode(path.as_posix()).decode("utf-8", errors="replace")
+
+
+def _write_stdout(text: str) -> None:
+    """Write a report even to a console that cannot encode every character
+    (``PYTHONIOENCODING=ascii``, a Windows code page): never a traceback."""
+    try:
+        sys.stdout.write(text)
+    except UnicodeEncodeError:
+        buffer = getattr(sys.stdout, "buffer", None)
+        if buffer is not None:  # JSON and SARIF are UTF-8 whatever the console
+            sys.stdout.flush()
+            buffer.write(text.encode("utf-8"))
+            buffer.flush()
+        else:
+            encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+            sys.stdout.write(text.encode(encoding, "backslashreplace").decode(encoding))
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -128,6 +160,7 @@ def run_check(args: argparse.Namespace) -> int:
     threshold = _FAIL_ON[args.fail_on]
     worst = 0
     parsed: list[tuple[str, Dockerfile, Config]] = []
+    named = {Path(raw) for raw in args.paths}
     for path, problem in discover(args.paths):
         shown = _display_path(path)
         if problem is not None:
@@ -142,6 +175,11 @@ def run_check(args: argparse.Namespace) -> int:
         try:
             source = read_dockerfile(path)
         except UnreadableFile as exc:
+            if exc.not_dockerfile and path not in named:
+                # Matched a folder search by name only (Dockerfile.tar.gz):
+                # say so, but it is no I/O error of a file the user named.
+                _error(f"note: {shown}: {exc}")
+                continue
             _error(f"{shown}: {exc}")
             failed = True
             continue
@@ -175,7 +213,7 @@ def run_check(args: argparse.Namespace) -> int:
             _error(f"cannot write {args.output}: {exc.strerror or exc}")
             return EXIT_ERROR
     else:
-        sys.stdout.write(rendered)
+        _write_stdout(rendered)
     if not parsed and not failed:
         _error("no Dockerfiles found in " + ", ".join(args.paths))
     if failed:

@@ -66,8 +66,17 @@ class Config:
     ) -> Config:
         """Validate ``data`` (a parsed ``.dockpin.toml`` or LSP settings)."""
 
-        def fail(message: str, section: str | None, key: str | None) -> ConfigError:
-            line = _line_of(text, section, key) if text is not None else None
+        def fail(
+            message: str, section: str | None, key: str | None, *, item: str | None = None
+        ) -> ConfigError:
+            line: int | None = None
+            if text is not None:
+                # The entry itself (``"docker.io" = ...`` under ``[registry.mirrors]``)
+                # when it has a line of its own, else the key or the section.
+                if item is not None and section is not None and key is not None:
+                    line = _line_of_path(text, [section, key, item])
+                if line is None:
+                    line = _line_of(text, section, key)
             dotted = ".".join(part for part in (section, key) if part)
             return ConfigError(message, path=path, line=line, key=dotted or None)
 
@@ -79,14 +88,20 @@ class Config:
         rules_table = data.get("rules", {})
         if not isinstance(rules_table, Mapping):
             raise fail("must be a table of rule codes", "rules", None)
+        from dockpin.rules import RULES_BY_CODE  # here: the rules import this module's users
+
         for code, level in rules_table.items():
-            if not _RULE_CODE_RE.match(str(code)):
+            if not _RULE_CODE_RE.match(str(code).upper()):
                 raise fail(f"unknown rule code {code!r} (expected DPnnn)", "rules", str(code))
+            if str(code).upper() not in RULES_BY_CODE:
+                raise fail(
+                    f"no such rule (known: {', '.join(sorted(RULES_BY_CODE))})", "rules", str(code)
+                )
             if not isinstance(level, str) or level.lower() not in RULE_LEVELS:
                 raise fail(
                     f"must be one of {', '.join(RULE_LEVELS)}, got {level!r}", "rules", str(code)
                 )
-            rules[str(code)] = None if level.lower() == "off" else Severity.parse(level)
+            rules[str(code).upper()] = None if level.lower() == "off" else Severity.parse(level)
 
         registry = data.get("registry", {})
         if not isinstance(registry, Mapping):
@@ -116,6 +131,7 @@ class Config:
                     f"mirror for {source!r} must be a URL like https://host[:port], got {target!r}",
                     "registry",
                     "mirrors",
+                    item=str(source),
                 )
 
         insecure = registry.get("insecure", [])
@@ -149,33 +165,133 @@ class Config:
         )
 
 
-def _line_of(text: str, section: str | None, key: str | None) -> int | None:
-    """1-based line where ``key`` is set in ``[section]`` (or the section header)."""
-    current: str | None = None
-    header_line: int | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
+_HEADER_RE = re.compile(r"^\[\[?([^\]]*)\]\]?\s*(?:#.*)?$")
+_KEY_PART = r"""(?:"(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)"""
+_KEY_RE = re.compile(rf"^\s*({_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*=")
+_BARE_KEY_RE = re.compile(rf"^\s*({_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*(?:#.*)?$")
+
+
+def _lines(text: str) -> list[str]:
+    """Lines as TOML numbers them: only LF ends a line (CRLF's CR is stripped)."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
+def _key_parts(dotted: str) -> list[str]:
+    """``registry."trusted-registries"`` -> ``["registry", "trusted-registries"]``."""
+    return [m.strip().strip("\"'") for m in re.findall(_KEY_PART, dotted)]
+
+
+def _scan(text: str) -> list[tuple[int, str, list[str]]]:
+    """(1-based line, kind, key path) for every table header ("table") and
+    key/value line ("key") of a TOML text, key paths including the table."""
+    found: list[tuple[int, str, list[str]]] = []
+    table: list[str] = []
+    for number, line in enumerate(_lines(text), start=1):
         stripped = line.strip()
-        header = re.match(r"^\[\s*([^\]]+?)\s*\]", stripped)
+        header = _HEADER_RE.match(stripped)
         if header:
-            current = header.group(1).strip().strip('"')
-            if current == section and header_line is None:
-                header_line = number
+            table = _key_parts(header.group(1))
+            found.append((number, "table", table))
             continue
-        if key is None:
-            continue
-        assignment = re.match(r'^"?([^"=]+?)"?\s*=', stripped)
-        if not assignment:
-            continue
-        name = assignment.group(1).strip()
-        if (current == section and name == key) or (
-            current is None and name in (f"{section}.{key}", key)
-        ):
+        assignment = _KEY_RE.match(stripped)
+        if assignment:
+            found.append((number, "key", table + _key_parts(assignment.group(1))))
+    return found
+
+
+def _line_of_path(text: str, target: list[str]) -> int | None:
+    """1-based line of the header or key/value line whose key path starts with ``target``."""
+    for number, _, path in _scan(text):
+        if path[: len(target)] == target:
             return number
-    return header_line
+    return None
 
 
-def load_config(path: Path) -> Config:
-    """Read and validate ``path``; raise :class:`ConfigError` naming the problem."""
+def _line_of(text: str, section: str | None, key: str | None) -> int | None:
+    """1-based line where ``key`` is set in ``[section]`` (or the section itself)."""
+    if section is None:
+        return None
+    target = [section, key] if key is not None else [section]
+    fallback: int | None = None
+    for number, kind, path in _scan(text):
+        if path[: len(target)] == target:
+            return number
+        if key is not None and fallback is None and path == [section] and kind == "key":
+            # An inline table: ``rules = { DP003 = "loud" }``.
+            line = _lines(text)[number - 1]
+            if re.search(rf"""[{{,]\s*["']?{re.escape(key)}["']?\s*=""", line):
+                return number
+        if key is not None and path[:1] == [section] and fallback is None:
+            fallback = number
+    return fallback
+
+
+def _opens_value(line: str) -> bool:
+    """Whether a ``key = value`` line leaves an array, inline table or
+    multi-line string open (a rough count: enough to name the key)."""
+    value = line.split("=", 1)[1] if "=" in line else ""
+    if value.count('"""') % 2 or value.count("'''") % 2:
+        return True
+    return value.count("[") > value.count("]") or value.count("{") > value.count("}")
+
+
+def _toml_error_place(text: str, line: int | None) -> tuple[int | None, str | None]:
+    """The line to report for a TOML syntax error and the dotted key it is in."""
+    lines = _lines(text)
+    scanned = _scan(text)
+    if line is None:  # "at end of document": an unclosed value, or the last line
+        for number, kind, path in reversed(scanned):
+            if kind == "key" and _opens_value(lines[number - 1]):
+                return number, ".".join(path)
+            break
+        last = max((n for n, line in enumerate(lines, start=1) if line.strip()), default=1)
+        return last, None
+    table: list[str] = []
+    for number, kind, path in scanned:
+        if number > line:
+            break
+        if kind == "table":
+            table = path
+        if number == line:
+            return line, (".".join(path) if kind == "key" else None)
+    if 0 < line <= len(lines):
+        bare = _BARE_KEY_RE.match(lines[line - 1].strip())
+        if bare and not lines[line - 1].strip().startswith("#"):
+            return line, ".".join(table + _key_parts(bare.group(1)))
+    # Inside a value that spans lines (an array, an inline table): its key.
+    for number, kind, path in reversed(scanned):
+        if number < line:
+            if kind == "key" and _opens_value(lines[number - 1]):
+                return line, ".".join(path)
+            break
+    return line, None
+
+
+def load_config(path: Path, settings: Mapping[str, Any] | None = None) -> Config:
+    """Read and validate ``path``; raise :class:`ConfigError` naming the problem.
+
+    ``settings`` (an editor's ``dockpin.*`` settings, same keys) fill in what
+    the file does not set: the project's file wins over a user's editor.
+    """
+    data, text = read_config_data(path)
+    if settings:
+        data = merge_settings(settings, data)
+    return Config.from_mapping(data, path=path, text=text)
+
+
+def merge_settings(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` on top, table by table."""
+    merged: dict[str, Any] = {key: value for key, value in base.items() if value is not None}
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_settings(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_config_data(path: Path) -> tuple[dict[str, Any], str]:
+    """The parsed TOML of ``path`` and its text (for line numbers)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -188,10 +304,10 @@ def load_config(path: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        line = int(match.group(1)) if match else None
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise ConfigError(f"invalid TOML: {message}", path=path, line=line) from exc
-    return Config.from_mapping(data, path=path, text=text)
+        message = re.sub(r"\s*\(at (?:line \d+, column \d+|end of document)\)", "", str(exc))
+        line, key = _toml_error_place(text, int(match.group(1)) if match else None)
+        raise ConfigError(f"invalid TOML: {message}", path=path, line=line, key=key) from exc
+    return data, text
 
 
 def find_config(start: Path) -> Path | None:

@@ -48,10 +48,23 @@ KNOWN_INSTRUCTIONS = frozenset(
 )
 HEREDOC_INSTRUCTIONS = frozenset({"ADD", "COPY", "RUN"})
 
+# Go's unicode.IsSpace, with which BuildKit trims lines and splits words
+# (Python's str.isspace also counts the separators \x1c-\x1f).
+_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + (
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+# BuildKit's tokenWhitespace: what separates a keyword from its arguments.
+_KEYWORD_SPACE = "\t\v\f\r "
 _LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
-_DIRECTIVE_RE = re.compile(r"^#[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t]*$")
+# RE2's \s (what BuildKit's directive pattern uses) is ASCII only.
+_DIRECTIVE_RE = re.compile(
+    rf"^#[{_SPACE}]*([a-zA-Z][a-zA-Z0-9]*)[\t\f ]*=[\t\f ]*(.+?)[\t\f ]*$"
+)
 _KNOWN_DIRECTIVES = frozenset({"escape", "syntax", "check"})
-_HEREDOC_WORD_RE = re.compile(r"^\d*<<(-?)(.+)$")
+_HEREDOC_WORD_RE = re.compile(r"^\d*<<(-?)([^<]+)$")
+# Shell operators: BuildKit would make them part of the delimiter (``<<EOF>f``
+# names "EOF>f" and then fails as unterminated); dockpin reads no heredoc there.
+_HEREDOC_OPERATORS = frozenset("<>|&;()")
 _VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -75,6 +88,20 @@ class Range:
                 self.end.character,
             )
         )
+
+
+def json_string_array(text: str) -> list[str] | None:
+    """``text`` as a JSON array of strings (exec form), else None. Deep
+    nesting (``[[[[...``) is not an array of strings, never a RecursionError."""
+    if not text.startswith("["):
+        return None
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    return None
 
 
 def utf16_column(line_text: str, column: int) -> int:
@@ -173,10 +200,11 @@ class Instruction:
     rest_start: int = 0  # offset in ``logical`` after the flags
     heredocs: tuple[Heredoc, ...] = ()
     stage_index: int = -1  # -1 before the first FROM
+    escape: str = "\\"  # the file's escape character, for splitting words
 
     @property
     def args(self) -> str:
-        return self.logical[self.rest_start :].strip()
+        return self.logical[self.rest_start :].strip(_SPACE)
 
     @property
     def start_line(self) -> int:
@@ -193,20 +221,11 @@ class Instruction:
         return None
 
     def words(self) -> list[Word]:
-        return split_words(self.logical, self.rest_start)
+        return split_words(self.logical, self.rest_start, self.escape)
 
     def exec_form(self) -> list[str] | None:
         """The JSON array of an exec-form RUN/CMD/ENTRYPOINT, else None."""
-        text = self.args
-        if not text.startswith("["):
-            return None
-        try:
-            value = json.loads(text)
-        except ValueError:
-            return None
-        if isinstance(value, list) and all(isinstance(item, str) for item in value):
-            return value
-        return None
+        return json_string_array(self.args)
 
     def range_of(self, start: int, end: int) -> Range:
         return self.source_map.range(start, end)
@@ -353,6 +372,7 @@ class Dockerfile:
     global_args: dict[str, ArgDefault | None]
     directives: dict[str, str]
     problems: list[tuple[Range, str]]  # syntax problems worth telling the user
+    directive_lines: int = 0  # lines at the top taken by parser directives
 
     @property
     def final_stage(self) -> Stage | None:
@@ -374,13 +394,14 @@ class Dockerfile:
 # --------------------------------------------------------------------------
 
 
-def split_words(text: str, start: int = 0) -> list[Word]:
-    """Split ``text[start:]`` at unquoted whitespace, keeping quotes."""
+def split_words(text: str, start: int = 0, escape: str = "\\") -> list[Word]:
+    """Split ``text[start:]`` at unquoted, unescaped whitespace, keeping quotes
+    and escapes, as BuildKit's ``parseWords`` does (``a\\ b`` is one word)."""
     words: list[Word] = []
     index = start
     length = len(text)
     while index < length:
-        while index < length and text[index] in " \t\r\n":
+        while index < length and text[index] in _SPACE:
             index += 1
         if index >= length:
             break
@@ -391,11 +412,13 @@ def split_words(text: str, start: int = 0) -> list[Word]:
             if quote is not None:
                 if ch == quote:
                     quote = None
-                elif ch == "\\" and quote == '"' and index + 1 < length:
+                elif ch == escape and quote == '"' and index + 1 < length:
                     index += 1
             elif ch in "\"'":
                 quote = ch
-            elif ch in " \t\r\n":
+            elif ch == escape and index + 1 < length:
+                index += 1
+            elif ch in _SPACE:
                 break
             index += 1
         words.append(Word(text[word_start:index], word_start, index))
@@ -406,7 +429,11 @@ def _parse_flags(logical: str, args_start: int) -> tuple[tuple[Flag, ...], int]:
     flags: list[Flag] = []
     rest = args_start
     for word in split_words(logical, args_start):
-        if not word.text.startswith("--") or len(word.text) < 3:
+        if word.text == "--":
+            # An explicit end of flags, consumed as BuildKit does.
+            rest = word.end
+            break
+        if not word.text.startswith("--"):
             break
         body = word.text[2:]
         name, eq, value = body.partition("=")
@@ -625,7 +652,7 @@ def _arg_definitions(instruction: Instruction) -> list[tuple[str, ArgDefault | N
     """Each ``NAME`` or ``NAME=default`` of an ARG instruction, with the exact
     range of the default so a fix can rewrite it."""
     definitions: list[tuple[str, ArgDefault | None]] = []
-    for word in split_words(instruction.logical, instruction.rest_start):
+    for word in instruction.words():
         name, eq, raw_value = word.text.partition("=")
         if not _VAR_NAME_RE.fullmatch(name):
             continue
@@ -667,25 +694,79 @@ def _arg_definitions(instruction: Instruction) -> list[tuple[str, ArgDefault | N
 
 
 def _heredoc_words(logical: str, args_start: int) -> list[tuple[str, bool, bool]]:
-    """Heredoc openers (``<<EOF``, ``<<-EOF``, ``<<"EOF"``, ``2<<EOF``) among
-    the words of an instruction, as (name, chomp, quoted)."""
+    """Heredoc openers (``<<EOF``, ``<<-EOF``, ``<<"EOF"``, ``2<<EOF``,
+    ``<<eo'f'``) among the words of an instruction, as (name, chomp, quoted).
+
+    As BuildKit's ``heredocsFromLine``: words split shell-style with
+    backslash escapes, the delimiter is the word after ``<<`` with quotes
+    removed, and any quoting means the body is not expanded."""
     found: list[tuple[str, bool, bool]] = []
     for word in split_words(logical, args_start):
         if "<<" not in word.text:
             continue
         match = _HEREDOC_WORD_RE.match(word.text)
-        if match is None or match.group(2).startswith("<"):
+        if match is None or _HEREDOC_OPERATORS.intersection(match.group(2)):
             continue
-        chomp = match.group(1) == "-"
-        name = match.group(2)
-        quoted = False
-        if len(name) >= 2 and name[0] == name[-1] and name[0] in "\"'":
-            name = name[1:-1]
-            quoted = True
-        if not name or any(ch in name for ch in "<>|&;()\"'$"):
-            continue
-        found.append((name, chomp, quoted))
+        delimiter = _heredoc_delimiter(match.group(2))
+        if delimiter is not None:
+            found.append((delimiter[0], match.group(1) == "-", delimiter[1]))
     return found
+
+
+def _heredoc_delimiter(word: str) -> tuple[str, bool] | None:
+    """Shell quote removal on a heredoc word: (delimiter, whether any part was
+    quoted), or None for an unterminated quote or an empty delimiter (BuildKit
+    refuses the file then; dockpin reads no heredoc)."""
+    out: list[str] = []
+    quoted = False
+    index = 0
+    length = len(word)
+    while index < length:
+        ch = word[index]
+        if ch == "'":
+            close = word.find("'", index + 1)
+            if close == -1:
+                return None
+            out.append(word[index + 1 : close])
+            quoted = True
+            index = close + 1
+        elif ch == '"':
+            index += 1
+            while index < length and word[index] != '"':
+                if word[index] == "\\" and index + 1 < length and word[index + 1] in '"$\\':
+                    index += 1
+                out.append(word[index])
+                index += 1
+            if index >= length:
+                return None
+            quoted = True
+            index += 1
+        elif ch == "\\":
+            out.append(word[index + 1 : index + 2])
+            index += 2
+        else:
+            out.append(ch)
+            index += 1
+    name = "".join(out)
+    return (name, quoted) if name else None
+
+
+def _can_contain_heredoc(instruction: Instruction) -> bool:
+    """RUN, COPY and ADD in shell form (``ONBUILD RUN`` too), as BuildKit's
+    ``canContainHeredoc``: an exec-form JSON array has no heredocs."""
+    keyword = instruction.keyword
+    logical = instruction.logical
+    rest_start = instruction.rest_start
+    if keyword == "ONBUILD":
+        sub_start = len(logical) - len(logical[rest_start:].lstrip(_SPACE))
+        sub_end = sub_start
+        while sub_end < len(logical) and logical[sub_end] not in _KEYWORD_SPACE:
+            sub_end += 1
+        keyword = logical[sub_start:sub_end].upper()
+        rest_start = _parse_flags(logical, sub_end)[1]
+    if keyword not in HEREDOC_INSTRUCTIONS:
+        return False
+    return json_string_array(logical[rest_start:].strip(_SPACE)) is None
 
 
 def _split_lines(text: str) -> list[str]:
@@ -703,12 +784,13 @@ def parse(text: str) -> Dockerfile:
 
     line_count = len(lines)
     index = 0
+    directive_lines = 0
     looking_for_directives = True
     while index < line_count:
         raw_line = lines[index]
         line = raw_line[1:] if index == 0 and raw_line.startswith("\ufeff") else raw_line
         offset = len(raw_line) - len(line)
-        stripped = line.lstrip(" \t")
+        stripped = line.lstrip(_SPACE)
         indent = offset + len(line) - len(stripped)
         if looking_for_directives:
             match = _DIRECTIVE_RE.match(stripped)
@@ -734,9 +816,10 @@ def parse(text: str) -> Dockerfile:
                     )
                 )
                 index += 1
+                directive_lines = index
                 continue
             looking_for_directives = False
-        if not stripped.strip():
+        if not stripped:
             index += 1
             continue
         if stripped.startswith("#"):
@@ -751,16 +834,19 @@ def parse(text: str) -> Dockerfile:
             continue
         index = _scan_instruction(lines, index, indent, escape, instructions, comments)
 
-    return _build_model(text, lines, escape, instructions, comments, directives, problems)
+    model = _build_model(text, lines, escape, instructions, comments, directives, problems)
+    model.directive_lines = directive_lines
+    return model
 
 
 def _continues(line: str, escape: str) -> tuple[bool, int]:
     """Whether ``line`` ends with the escape character (ignoring trailing
-    whitespace), and the length of the line without it."""
+    blanks), and the length of the line without it. An escaped escape
+    (``C:\\\\``) does not continue the line, as in BuildKit."""
     end = len(line)
     while end > 0 and line[end - 1] in " \t":
         end -= 1
-    if end > 0 and line[end - 1] == escape:
+    if end > 0 and line[end - 1] == escape and (end < 2 or line[end - 2] != escape):
         return True, end - 1
     return False, len(line)
 
@@ -783,7 +869,7 @@ def _scan_instruction(
     while index < len(lines):
         line = lines[index]
         if index != first:
-            stripped = line.lstrip(" \t")
+            stripped = line.lstrip(_SPACE)
             if not stripped:
                 index += 1
                 continue
@@ -813,23 +899,27 @@ def _scan_instruction(
     if not segments:
         segments.append(_Segment(0, first, indent, 0))
     source_map = SourceMap(segments)
-    keyword_end = 0
-    while keyword_end < len(logical) and logical[keyword_end] not in " \t":
+    # Leading blanks reach the logical line when the first line holds only
+    # the escape character; BuildKit trims them before the keyword.
+    keyword_start = len(logical) - len(logical.lstrip(_SPACE))
+    keyword_end = keyword_start
+    while keyword_end < len(logical) and logical[keyword_end] not in _KEYWORD_SPACE:
         keyword_end += 1
-    keyword = logical[:keyword_end].upper()
+    keyword = logical[keyword_start:keyword_end].upper()
     args_start = keyword_end
     flags, rest_start = _parse_flags(logical, args_start)
     instruction = Instruction(
         keyword=keyword,
-        keyword_range=source_map.range(0, keyword_end),
+        keyword_range=source_map.range(keyword_start, keyword_end),
         range=Range(Position(first, indent), Position(last_line, max(last_end, 0))),
         logical=logical,
         args_start=args_start,
         source_map=source_map,
         flags=flags,
         rest_start=rest_start,
+        escape=escape,
     )
-    if keyword in HEREDOC_INSTRUCTIONS and "<<" in logical:
+    if "<<" in logical and _can_contain_heredoc(instruction):
         openers = _heredoc_words(logical, rest_start)
         heredocs: list[Heredoc] = []
         for name, chomp, quoted in openers:

@@ -516,7 +516,11 @@ class RegistryClient:
                 or (tag_length is not None and length is not None and tag_length != length)
                 or (header is not None and header != digest)
             )
-        elif reply.status not in (404, 405):
+        elif reply.status == 405:
+            # No HEAD by digest here: fetch it, which also verifies its hash.
+            manifest = await self._get_manifest(op, digest, expected=digest)
+            mismatch = manifest.media_type != media_type
+        elif reply.status != 404:
             self._raise_for_status(op, reply, digest=digest)
         if mismatch:
             raise RegistryError(
