@@ -219,9 +219,9 @@ class DockpinServer(LanguageServer):
             state.model_version = state.buffer.version
         return state.model
 
-    def known_facts(self, state: DocumentState, model: Dockerfile) -> RegistryFacts | None:
-        if state.config.offline:
-            return None
+    def known_facts(self, state: DocumentState, model: Dockerfile) -> RegistryFacts:
+        """What the registry (or, offline, the cache) has said about the
+        document's references so far."""
         key = self.registry_key(state.config)
         found: dict[str, ReferenceFacts] = {}
         for reference in model.references:
@@ -235,7 +235,8 @@ class DockpinServer(LanguageServer):
         started = time.perf_counter()
         state.scheduled = None
         model = self.model(state)
-        facts = self.known_facts(state, model)
+        # DP004/DP005 only online: offline, cached answers may be old.
+        facts = None if state.config.offline else self.known_facts(state, model)
         state.findings = analyze(model, state.config, facts)
         state.diagnostics = [self.diagnostic(state.buffer, f) for f in state.findings]
         state.analysed_version = state.buffer.version
@@ -304,8 +305,8 @@ class DockpinServer(LanguageServer):
     # -- registry in the background -----------------------------------------
 
     def schedule_registry(self, state: DocumentState) -> None:
-        if state.config.offline:
-            return
+        """Ask registries about the document's references in the background
+        (offline, the client answers from its cache without any request)."""
         model = self.model(state)
         key = self.registry_key(state.config)
         now = time.monotonic()
@@ -358,7 +359,7 @@ class DockpinServer(LanguageServer):
             nonlocal done
             facts = await reference_facts(resolver, reference)
             self._facts[(key, reference.value)] = _Facts(facts, time.monotonic())
-            if facts.error is not None:
+            if facts.error is not None and not config.offline:
                 self.warn_once(
                     f"registry:{facts.error}", f"dockpin: registry checks skipped: {facts.error}"
                 )
@@ -723,30 +724,54 @@ def register_handlers(server: DockpinServer) -> None:
         facts = server.known_facts(state, model)
         only = params.context.only
         actions: list[types.CodeAction] = []
+        offline = state.config.offline
         if wanted(types.CodeActionKind.QuickFix, only):
-            findings = find_findings(state, params.context.diagnostics)
-            for finding in findings:
+            planned: list[tuple[ActionPlan, types.Diagnostic]] = []
+            for finding in find_findings(state, params.context.diagnostics):
                 diagnostic = server.diagnostic(state.buffer, finding)
                 for plan in plans_for(model, finding, facts):
-                    if plan.verify is not None:
-                        verified = await server.exists(state, plan.verify)
-                        if verified is False:
-                            continue
-                        if verified is None:
-                            plan = ActionPlan(
-                                f"{plan.title} (not verified: registry not reachable)",
-                                plan.kind,
-                                plan.codes,
-                                plan.edits,
-                            )
-                    actions.append(await materialise(state, plan, [diagnostic], version))
-        if wanted(PIN_ALL_KIND, only) and not state.config.offline:
+                    if offline and plan.pin:
+                        continue  # no digest in the cache: nothing to pin offline
+                    planned.append((plan, diagnostic))
+            verified = await verify_targets(state, [p.verify for p, _ in planned if p.verify])
+            for plan, diagnostic in planned:
+                if plan.verify is not None:
+                    exists = verified.get(plan.verify)
+                    if exists is False:
+                        continue
+                    if exists is None:
+                        plan = ActionPlan(
+                            f"{plan.title} (not verified: "
+                            f"{'offline' if offline else 'registry not reachable'})",
+                            plan.kind,
+                            plan.codes,
+                            plan.edits,
+                        )
+                actions.append(await materialise(state, plan, [diagnostic], version))
+        if wanted(PIN_ALL_KIND, only):
             pin_all_action = pin_all_plan(model)
-            if pin_all_action is not None:
+            if pin_all_action is not None and not (
+                offline and any(facts.get(r.value) is None for r in pin_all_action.pin)
+            ):
                 actions.append(await materialise(state, pin_all_action, [], version))
         if state.buffer.version != version:
             return None  # stale: the client will ask again for the new text
         return actions
+
+    async def verify_targets(state: DocumentState, values: list[str]) -> dict[str, bool | None]:
+        """Whether each swap target exists, asked concurrently and bounded so
+        that listing actions never waits long on a slow registry."""
+        unique = list(dict.fromkeys(values))
+        if not unique:
+            return {}
+        tasks = [asyncio.ensure_future(server.exists(state, value)) for value in unique]
+        done, pending = await asyncio.wait(tasks, timeout=min(state.config.timeout, 2.0))
+        for task in pending:
+            task.cancel()
+        return {
+            value: (task.result() if task in done and not task.cancelled() else None)
+            for value, task in zip(unique, tasks, strict=True)
+        }
 
     async def materialise(
         state: DocumentState, plan: ActionPlan, diagnostics: list[types.Diagnostic], version: int
