@@ -77,6 +77,10 @@ async def initialize(
         capabilities.text_document.diagnostic = (
             types.DiagnosticClientCapabilities(related_document_support=False) if pull else None
         )
+    if pull and capabilities.workspace is not None:
+        capabilities.workspace.diagnostics = types.DiagnosticWorkspaceClientCapabilities(
+            refresh_support=True
+        )
     return await client.initialize_session(
         types.InitializeParams(
             capabilities=capabilities,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from lsprotocol import types
-from pytest_lsp import LanguageClient
+from pytest_lsp import LanguageClient, client_capabilities
 
 from lsp.conftest import initialize, open_document
 from support.oci import build_image
@@ -472,14 +472,66 @@ async def test_pull_diagnostics_when_the_client_supports_them(
     )
     assert isinstance(report, types.RelatedFullDocumentDiagnosticReport)
     assert codes(list(report.items)) == ["DP002"]
-    again = await asyncio.wait_for(
-        lsp.text_document_diagnostic_async(
-            types.DocumentDiagnosticParams(
-                text_document=types.TextDocumentIdentifier(uri=uri),
-                previous_result_id=report.result_id,
-            )
-        ),
-        TIMEOUT,
-    )
+    # Asked again with the last result id, an unchanged document says so
+    # (once the settings read at start-up have been applied).
+    previous = report.result_id
+    for _ in range(50):
+        again = await asyncio.wait_for(
+            lsp.text_document_diagnostic_async(
+                types.DocumentDiagnosticParams(
+                    text_document=types.TextDocumentIdentifier(uri=uri),
+                    previous_result_id=previous,
+                )
+            ),
+            TIMEOUT,
+        )
+        if isinstance(again, types.RelatedUnchangedDocumentDiagnosticReport):
+            break
+        assert codes(list(again.items)) == ["DP002"]
+        previous = again.result_id
+        await asyncio.sleep(0.05)
     assert isinstance(again, types.RelatedUnchangedDocumentDiagnosticReport)
     assert uri not in lsp.diagnostics  # nothing pushed to a pull client
+
+
+async def test_pull_client_is_told_to_refresh_after_a_settings_change(
+    lsp: LanguageClient, workspace: Path
+) -> None:
+    lsp.set_configuration({"registry": {"offline": True}}, section="dockpin")
+    await initialize(lsp, pull=True)
+    uri = open_document(lsp, workspace / "Dockerfile", "FROM ubuntu:24.04\nRUN true\n")
+    params = types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    first = await asyncio.wait_for(lsp.text_document_diagnostic_async(params), TIMEOUT)
+    assert isinstance(first, types.RelatedFullDocumentDiagnosticReport)
+    assert codes(list(first.items)) == ["DP003"]
+
+    refreshes = lsp.diagnostic_refresh_count
+    lsp.set_configuration(
+        {"registry": {"offline": True}, "rules": {"DP003": "error"}}, section="dockpin"
+    )
+    lsp.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    deadline = time.monotonic() + TIMEOUT
+    while lsp.diagnostic_refresh_count == refreshes:
+        assert time.monotonic() < deadline, "no workspace/diagnostic/refresh"
+        await asyncio.sleep(0.05)
+    params.previous_result_id = first.result_id
+    second = await asyncio.wait_for(lsp.text_document_diagnostic_async(params), TIMEOUT)
+    assert isinstance(second, types.RelatedFullDocumentDiagnosticReport)
+    assert [d.severity for d in second.items] == [types.DiagnosticSeverity.Error]
+
+
+async def test_pull_without_refresh_support_falls_back_to_push(
+    lsp: LanguageClient, workspace: Path
+) -> None:
+    capabilities = client_capabilities("neovim@v0.10.0")
+    assert capabilities.text_document is not None
+    capabilities.text_document.diagnostic = types.DiagnosticClientCapabilities()
+    if capabilities.workspace is not None:
+        capabilities.workspace.diagnostics = None
+    result = await lsp.initialize_session(
+        types.InitializeParams(capabilities=capabilities,
+                               initialization_options={"registry": {"offline": True}})
+    )
+    assert result.capabilities.diagnostic_provider is None
+    uri = open_document(lsp, workspace / "Dockerfile", "FROM ubuntu:24.04\nRUN true\n")
+    assert codes(await diagnostics_for(lsp, uri)) == ["DP003"]

@@ -76,6 +76,7 @@ class DocumentState:
     config: Config = field(default_factory=Config)
     config_error: str | None = None
     config_mtime: float | None = None
+    config_generation: int = 0  # bumped on every config reload (pull result ids)
     model: Dockerfile | None = None
     model_version: int | None = None
     findings: list[Finding] = field(default_factory=list)
@@ -177,6 +178,7 @@ class DockpinServer(LanguageServer):
         path = uri_to_path(state.buffer.uri)
         found = find_config(path) if path is not None else None
         state.config_error = None
+        state.config_generation += 1
         try:
             if found is not None:
                 state.config = load_config(found, self.settings)
@@ -527,9 +529,14 @@ def register_handlers(server: DockpinServer) -> None:
         workspace = capabilities.workspace
         server.init_settings = _settings_from(params.initialization_options)
         server.settings = dict(server.init_settings)
-        server.pull_diagnostics = bool(text_document and text_document.diagnostic)
         server.refresh_support = bool(
             workspace and workspace.diagnostics and workspace.diagnostics.refresh_support
+        )
+        # Pull only where the server can ask for a re-pull: registry findings
+        # and settings arrive after the first pull (Neovim 0.11 pulls without
+        # announcing refresh support, so it gets pushed diagnostics).
+        server.pull_diagnostics = (
+            bool(text_document and text_document.diagnostic) and server.refresh_support
         )
         resolve = (
             text_document.code_action.resolve_support
@@ -657,7 +664,7 @@ def register_handlers(server: DockpinServer) -> None:
         if state is None:
             return types.RelatedFullDocumentDiagnosticReport(items=[])
         server.ensure_analysed(state)
-        result_id = f"{state.buffer.version}:{state.facts_generation}"
+        result_id = f"{state.buffer.version}:{state.facts_generation}:{state.config_generation}"
         if params.previous_result_id == result_id:
             return types.RelatedUnchangedDocumentDiagnosticReport(result_id=result_id)
         return types.RelatedFullDocumentDiagnosticReport(

@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from dockpin.knowledge import is_shell_less, short_form
 from dockpin.rules.base import Finding, Rule, RuleContext, Severity
 from dockpin.rules.stage_facts import SHELLS, stage_chain
-from dockpin.syntax import Instruction
+from dockpin.syntax import Instruction, json_string_array
 
 _SHELL_BINARIES = SHELLS | {"busybox"}
 _ARCHIVE_RE = re.compile(r"\.(?:tar|tgz|txz|tbz2?|tar\.(?:gz|xz|bz2|zst))$")
@@ -76,12 +76,7 @@ def _command_of(instruction: Instruction) -> tuple[str, list[str] | None] | None
         if text[:3].upper() != "CMD":
             return None
         body = text[3:].strip()
-        try:
-            words = json.loads(body) if body.startswith("[") else None
-        except ValueError:
-            words = None
-        valid = isinstance(words, list) and all(isinstance(word, str) for word in words)
-        return body, words if valid else None
+        return body, json_string_array(body)
     return None
 
 
