@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,9 +85,19 @@ def _walk(root: Path) -> Iterator[Path]:
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
         for name in files:
-            if is_dockerfile_name(name):
+            if is_dockerfile_name(name) and not _is_special(Path(folder) / name):
                 found.append(Path(folder) / name)
     yield from sorted(found)
+
+
+def _is_special(path: Path) -> bool:
+    """A FIFO, socket or device: reading one found by a folder search could
+    block forever (a named pipe with no writer). Named explicitly, it is read."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False  # reading it reports the problem
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +108,15 @@ class SourceText:
 
 
 class UnreadableFile(Exception):
-    """A file that cannot be checked, with a message for the user."""
+    """A file that cannot be checked, with a message for the user.
+
+    ``not_dockerfile`` marks a file skipped for what it holds (binary data, an
+    oversized file) rather than because it could not be read: a folder search
+    that matched such a file by name passes over it without failing."""
+
+    def __init__(self, message: str, *, not_dockerfile: bool = False) -> None:
+        super().__init__(message)
+        self.not_dockerfile = not_dockerfile
 
 
 def read_dockerfile(path: Path) -> SourceText:
@@ -108,7 +127,8 @@ def read_dockerfile(path: Path) -> SourceText:
     if size > MAX_FILE_BYTES:
         raise UnreadableFile(
             f"skipped: {size / 1024 / 1024:.1f} MB is larger than the "
-            f"{MAX_FILE_BYTES // 1024 // 1024} MB limit for a Dockerfile"
+            f"{MAX_FILE_BYTES // 1024 // 1024} MB limit for a Dockerfile",
+            not_dockerfile=True,
         )
     try:
         data = path.read_bytes()
@@ -120,8 +140,16 @@ def read_dockerfile(path: Path) -> SourceText:
 
 
 def decode(data: bytes) -> SourceText:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Saved as UTF-16 (a Windows editor's "Unicode"): text, but not what
+        # docker build reads, and full of NUL bytes.
+        raise UnreadableFile(
+            "UTF-16 text: docker build reads a Dockerfile as UTF-8; save it as UTF-8"
+        )
     if b"\x00" in data[:8192]:
-        raise UnreadableFile("skipped: binary file (contains NUL bytes), not a Dockerfile")
+        raise UnreadableFile(
+            "skipped: binary file (contains NUL bytes), not a Dockerfile", not_dockerfile=True
+        )
     encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
     try:
         return SourceText(data.decode(encoding), encoding, lossy=False)

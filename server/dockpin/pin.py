@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import difflib
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -82,24 +83,83 @@ def _inside(path: Path, roots: list[Path]) -> bool:
     return any(path == root or root in path.parents for root in roots)
 
 
+_TEMP_SUFFIX = ".dockpin"
+
+
 def write_atomically(path: Path, text: str, encoding: str) -> None:
-    """Replace ``path``'s content with ``text`` in one rename, keeping its mode."""
-    mode = stat.S_IMODE(path.stat().st_mode)
+    """Replace ``path``'s content with ``text`` in one rename, keeping its mode
+    and, where allowed, its owner.
+
+    The temporary file, ``.<name>.<pid>.<random>.dockpin`` next to ``path``,
+    names the process writing it, so that a later run can tell one left by a
+    killed process (see :func:`remove_stale_temporaries`)."""
+    info = path.stat()
     data = text.encode(encoding)
     handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".dockpin", dir=path.parent
+        prefix=f".{path.name}.{os.getpid()}.", suffix=_TEMP_SUFFIX, dir=path.parent
     )
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(temporary, mode)
+        if hasattr(os, "chown") and (info.st_uid, info.st_gid) != (os.geteuid(), os.getegid()):
+            # `sudo dockpin pin` must not hand the user's files to root. Only
+            # root (or a group member) may do this; otherwise the file becomes
+            # the writer's, as with any editor that saves by renaming.
+            with contextlib.suppress(PermissionError):
+                os.chown(temporary, info.st_uid, info.st_gid)
+        os.chmod(temporary, stat.S_IMODE(info.st_mode))
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename durable (POSIX; folders cannot be opened on Windows)."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Delete temporary files that :func:`write_atomically` left next to
+    ``path`` in a process that no longer runs (killed mid-write). Those of a
+    live process (another dockpin writing now) and any other file are kept."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.[^.]+{re.escape(_TEMP_SUFFIX)}")
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None or _process_alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+
+
+def _process_alive(pid: int) -> bool:
+    if sys.platform == "win32" or pid == os.getpid():
+        return True  # os.kill(pid, 0) would terminate it on Windows
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True  # someone else's process, or cannot tell: keep the file
+    return True
 
 
 def run_pin(args: argparse.Namespace) -> int:
@@ -117,6 +177,7 @@ def run_pin(args: argparse.Namespace) -> int:
     files: list[_File] = []
     failed = False
     configs: dict[Path | None, Config] = {}
+    seen: set[Path] = set()
     for path, problem in discover(args.paths):
         if problem is not None:
             _say(f"dockpin: {path}: {problem}")
@@ -127,6 +188,9 @@ def run_pin(args: argparse.Namespace) -> int:
             _say(f"dockpin: {path}: symlink to {real}, outside the given folders; not followed")
             failed = True
             continue
+        if real in seen:
+            continue  # the same file through a link: pin it once
+        seen.add(real)
         try:
             if explicit is not None:
                 config = explicit
@@ -162,6 +226,9 @@ def run_pin(args: argparse.Namespace) -> int:
     status = EXIT_ERROR if failed else EXIT_OK
     changed_files = 0
     for file, file_results in zip(files, results, strict=True):
+        real = file.path.resolve()
+        if not args.check:
+            remove_stale_temporaries(real)
         for result in file_results:
             if result.problem is not None:
                 _say(f"{file.path}: cannot pin {result.reference.value}: {result.problem}")
@@ -191,12 +258,16 @@ def run_pin(args: argparse.Namespace) -> int:
             _say(f"{file.path}: {len(edits)} reference(s) would be pinned")
             status = max(status, EXIT_CHANGES)
             continue
-        real = file.path.resolve()
         if not os.stat(real).st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
             _say(f"{file.path}: read-only file; not changed")
             status = max(status, EXIT_CHANGES)
             continue
         try:
+            # Resolving took a while: an editor may have saved the file since.
+            if real.read_bytes() != file.source.text.encode(file.source.encoding):
+                _say(f"{file.path}: changed while pinning; not rewritten (run again)")
+                status = max(status, EXIT_CHANGES)
+                continue
             write_atomically(real, new_text, file.source.encoding)
         except OSError as exc:
             _say(f"{file.path}: cannot write: {exc.strerror or exc}")

@@ -30,6 +30,8 @@ DOMAIN_RE = re.compile(rf"^{_DOMAIN_AND_PORT}$")
 TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)
 DIGEST_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$")
 SHA256_DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
+# A bare 64-hex string is an image ID, never a repository name (Docker refuses it).
+IDENTIFIER_RE = re.compile(r"^[a-f0-9]{64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,10 @@ def parse_reference(text: str) -> ImageRef:
         raise ReferenceError(text, "empty reference")
     if any(ch.isspace() for ch in text):
         raise ReferenceError(text, "contains whitespace")
+    if IDENTIFIER_RE.match(text):
+        raise ReferenceError(
+            text, "a 64-character hex string is an image ID, not a repository name"
+        )
 
     digest: str | None = None
     digest_span: Span | None = None
@@ -181,8 +187,6 @@ def parse_reference(text: str) -> ImageRef:
     name = text[:name_end]
     if not name:
         raise ReferenceError(text, "missing repository name")
-    if len(name) > MAX_NAME_LENGTH:
-        raise ReferenceError(text, f"repository name longer than {MAX_NAME_LENGTH} characters")
     domain, path, path_offset = split_domain(name)
     written_path = name[path_offset:]
     if domain != DOCKER_HUB or path_offset:
@@ -193,6 +197,10 @@ def parse_reference(text: str) -> ImageRef:
         if written_path != written_path.lower() and PATH_RE.match(written_path.lower()):
             raise ReferenceError(text, "repository name must be lowercase")
         raise ReferenceError(text, f"invalid repository name {written_path!r}")
+    # As distribution/reference does: the limit applies to the normalised path
+    # (``library/`` included for official images), not to the registry host.
+    if len(path) > MAX_NAME_LENGTH:
+        raise ReferenceError(text, f"repository name longer than {MAX_NAME_LENGTH} characters")
     return ImageRef(
         text=text,
         domain=domain,

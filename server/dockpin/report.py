@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
+from urllib.parse import quote
 
 from dockpin import __version__
 from dockpin.rules import ALL_RULES
@@ -68,6 +70,18 @@ _SARIF_LEVEL = {
 }
 
 
+def artifact_uri(path: str) -> str:
+    """A SARIF ``artifactLocation.uri``: a relative path as a percent-encoded
+    relative URI (``my dir/Dockerfile`` -> ``my%20dir/Dockerfile``), an
+    absolute path as a ``file://`` URI."""
+    posix = path.replace("\\", "/")
+    if PurePosixPath(posix).is_absolute():
+        return "file://" + quote(posix, safe="/")
+    if PureWindowsPath(path).is_absolute():
+        return PureWindowsPath(path).as_uri()
+    return quote(posix, safe="/")
+
+
 def _sarif_column(lines: Sequence[str], line: int, column: int) -> int:
     text = lines[line] if 0 <= line < len(lines) else ""
     return utf16_column(text, column) + 1
@@ -102,7 +116,7 @@ def render_sarif(reports: Sequence[FileReport]) -> str:
                     "locations": [
                         {
                             "physicalLocation": {
-                                "artifactLocation": {"uri": report.path.replace("\\", "/")},
+                                "artifactLocation": {"uri": artifact_uri(report.path)},
                                 "region": {
                                     "startLine": start.line + 1,
                                     "startColumn": _sarif_column(

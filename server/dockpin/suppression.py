@@ -50,6 +50,12 @@ def collect(dockerfile: Dockerfile, rule_names: Mapping[str, str]) -> Suppressio
     suppressions = Suppressions()
     comment_lines = {comment.line for comment in dockerfile.comments}
     instruction_starts = {i.start_line for i in dockerfile.instructions}
+    # The first line after the block of comment lines that holds each comment
+    # line, computed once from the bottom up: walking the block per pragma is
+    # quadratic in a file made of thousands of comment lines.
+    block_end: dict[int, int] = {}
+    for line in sorted(comment_lines, reverse=True):
+        block_end[line] = block_end.get(line + 1, line + 1)
     for comment in dockerfile.comments:
         match = _PRAGMA_RE.match(comment.text)
         if match is None:
@@ -60,9 +66,7 @@ def collect(dockerfile: Dockerfile, rule_names: Mapping[str, str]) -> Suppressio
             continue
         # The pragma applies to the next instruction, across a block of
         # comment lines directly above it (hadolint allows the same).
-        line = comment.line + 1
-        while line in comment_lines:
-            line += 1
+        line = block_end[comment.line]
         if line in instruction_starts:
             suppressions.by_line.setdefault(line, set()).update(codes)
     return suppressions

@@ -21,12 +21,12 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
 from .credentials import Credential, CredentialStore
-from .endpoints import Endpoint, is_private
+from .endpoints import Endpoint, is_loopback, is_private, split_host_port
 from .errors import ErrorKind, RegistryError
 from .transport import Reply, Session, netloc_of, origin_of
 
@@ -120,10 +120,15 @@ def parse_token_response(body: bytes) -> tuple[str, float]:
     return token, float(lifetime)
 
 
-def check_realm(realm: str, endpoint: Endpoint) -> None:
+def check_realm(
+    realm: str, endpoint: Endpoint, *, allows_http: Callable[[str], bool] | None = None
+) -> None:
     """Refuse a token realm that would leak credentials or reach inside the
-    network: plain http unless the registry is loopback/insecure-listed, a
-    private/loopback/link-local address unless the registry is one too."""
+    network: a private/loopback/link-local address unless the registry is one
+    too, and plain http unless the registry itself may use http *and* the
+    realm is on the registry's own host, on loopback, or (``allows_http``)
+    listed as insecure: the credentials then never cross the network in
+    clear text to a host nobody vouched for."""
     parts = urlsplit(realm)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise RegistryError(
@@ -131,12 +136,16 @@ def check_realm(realm: str, endpoint: Endpoint) -> None:
             f"{endpoint.display} sent a token realm that is not an http(s) URL",
         )
     realm_host = netloc_of(realm)
-    if parts.scheme == "http" and not endpoint.allows_http:
-        raise RegistryError(
-            ErrorKind.INSECURE_REFUSED,
-            f"{endpoint.display} asked for a token from plain-http realm {realm_host}; "
-            f"refused (only loopback or insecure-listed registries may use http)",
-        )
+    if parts.scheme == "http":
+        same_host = split_host_port(realm_host)[0] == split_host_port(endpoint.netloc)[0]
+        trusted = allows_http(realm_host) if allows_http is not None else is_loopback(realm_host)
+        if not endpoint.allows_http or not (same_host or trusted):
+            raise RegistryError(
+                ErrorKind.INSECURE_REFUSED,
+                f"{endpoint.display} asked for a token from plain-http realm {realm_host}; "
+                f"refused (credentials go over plain http only to a loopback or "
+                f"insecure-listed host)",
+            )
     if is_private(realm_host) and not is_private(endpoint.netloc):
         raise RegistryError(
             ErrorKind.INSECURE_REFUSED,
@@ -271,7 +280,7 @@ class Authenticator:
             raise RegistryError(
                 ErrorKind.BAD_RESPONSE, f"{endpoint.display} sent a Bearer challenge without realm"
             )
-        check_realm(realm, endpoint)
+        check_realm(realm, endpoint, allows_http=self._session.allows_http)
         credential = await self._credentials.lookup(endpoint.credential_host, repository)
         origin = origin_of(endpoint.base_url)
         self._used[origin] = credential

@@ -45,7 +45,7 @@ from .models import (
     RequestStats,
     Resolution,
 )
-from .transport import Reply, Session, TooLarge, origin_of, parse_retry_after
+from .transport import Reply, Session, TooLarge, netloc_of, origin_of, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -651,6 +651,15 @@ class RegistryClient:
     ) -> NoReturn:
         endpoint, subject, via = op.endpoint, op.subject, op.endpoint.via()
         status = reply.status
+        if status in (401, 403) and origin_of(reply.url) != origin_of(endpoint.base_url):
+            # Not the registry's verdict on the credentials: they were never
+            # sent to the host it redirected to.
+            raise RegistryError(
+                ErrorKind.UNAUTHORIZED if status == 401 else ErrorKind.FORBIDDEN,
+                f"{subject}: {endpoint.display} redirected to {netloc_of(reply.url)}, which "
+                f"refused access (HTTP {status}); credentials are not sent to another "
+                f"host{via}",
+            )
         if status == 401:
             raise RegistryError(
                 ErrorKind.UNAUTHORIZED, self._auth.unauthorized_message(endpoint, subject)

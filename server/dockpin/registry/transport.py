@@ -172,6 +172,10 @@ class Session:
         self._max_retry_after = max_retry_after
         self._allows_http = allows_http
 
+    def allows_http(self, netloc: str) -> bool:
+        """Whether plain http may be spoken to ``netloc`` (loopback or insecure-listed)."""
+        return self._allows_http(netloc)
+
     def _count(self, method: str, *, token: bool) -> None:
         if token:
             self.stats.token += 1
