@@ -82,7 +82,8 @@ class DocumentState:
     findings: list[Finding] = field(default_factory=list)
     diagnostics: list[types.Diagnostic] = field(default_factory=list)
     analysed_version: int | None = None
-    facts_generation: int = -1
+    facts_version: int = 0  # bumped when registry facts about its references change
+    analysed_facts_version: int = -1
     scheduled: asyncio.Handle | None = None
     last_duration: float = 0.0
     last_finished: float = 0.0
@@ -128,7 +129,6 @@ class DockpinServer(LanguageServer):
         self.progress_support = False
         self.encoding = "utf-16"
         self._facts: dict[tuple[str, str], _Facts] = {}
-        self._facts_generation = 0
         self._clients: dict[str, Any] = {}  # registry key -> RegistryClient
         self._warned: set[str] = set()
 
@@ -242,7 +242,7 @@ class DockpinServer(LanguageServer):
         state.findings = analyze(model, state.config, facts)
         state.diagnostics = [self.diagnostic(state.buffer, f) for f in state.findings]
         state.analysed_version = state.buffer.version
-        state.facts_generation = self._facts_generation
+        state.analysed_facts_version = state.facts_version
         if not self.pull_diagnostics:
             self.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(
@@ -284,7 +284,7 @@ class DockpinServer(LanguageServer):
     def ensure_analysed(self, state: DocumentState) -> None:
         if (
             state.analysed_version != state.buffer.version
-            or state.facts_generation != self._facts_generation
+            or state.analysed_facts_version != state.facts_version
         ):
             if state.scheduled is not None:
                 state.scheduled.cancel()
@@ -356,11 +356,15 @@ class DockpinServer(LanguageServer):
         if len(references) > PROGRESS_THRESHOLD and self.progress_support:
             token = await self._progress_begin(f"Resolving {len(references)} images")
         done = 0
+        changed: set[str] = set()
 
         async def one(reference: ImageReference) -> None:
             nonlocal done
             facts = await reference_facts(resolver, reference)
+            previous = self._facts.get((key, reference.value))
             self._facts[(key, reference.value)] = _Facts(facts, time.monotonic())
+            if facts.error is None and (previous is None or previous.facts != facts):
+                changed.add(reference.value)
             if facts.error is not None and not config.offline:
                 self.warn_once(
                     f"registry:{facts.error}", f"dockpin: registry checks skipped: {facts.error}"
@@ -377,15 +381,26 @@ class DockpinServer(LanguageServer):
         finally:
             if token is not None:
                 self._progress_end(token)
-        self._facts_generation += 1
-        self._republish()
+        if changed:
+            self._republish(key, changed)
 
-    def _republish(self) -> None:
+    def _republish(self, key: str, values: set[str]) -> None:
+        """Re-analyse the documents whose references got new facts (only
+        those: with hundreds of documents open, one lookup must not redo
+        them all)."""
+        affected = [
+            state
+            for state in list(self.documents.values())
+            if self.registry_key(state.config) == key
+            and any(r.value in values for r in self.model(state).references)
+        ]
+        for state in affected:
+            state.facts_version += 1
         if self.pull_diagnostics:
-            if self.refresh_support:
+            if affected and self.refresh_support:
                 self.workspace_diagnostic_refresh(None)
             return
-        for state in list(self.documents.values()):
+        for state in affected:
             self._run_analysis_quietly(state)
 
     def _run_analysis_quietly(self, state: DocumentState) -> None:
@@ -664,7 +679,7 @@ def register_handlers(server: DockpinServer) -> None:
         if state is None:
             return types.RelatedFullDocumentDiagnosticReport(items=[])
         server.ensure_analysed(state)
-        result_id = f"{state.buffer.version}:{state.facts_generation}:{state.config_generation}"
+        result_id = f"{state.buffer.version}:{state.facts_version}:{state.config_generation}"
         if params.previous_result_id == result_id:
             return types.RelatedUnchangedDocumentDiagnosticReport(result_id=result_id)
         return types.RelatedFullDocumentDiagnosticReport(
