@@ -141,9 +141,9 @@ def _failure(error: RegistryError) -> Target:
     return Target(None, stale=False, problem=error.message, unreachable=error.kind.is_connectivity)
 
 
-async def reference_facts(resolver: Resolver, reference: ImageReference) -> ReferenceFacts:
-    ref = reference.ref
-    assert ref is not None
+async def reference_facts(resolver: Resolver, ref: ImageRef) -> ReferenceFacts:
+    """What the registry says about one image: its current digest, whether a
+    pinned digest is stale or gone, or why it could not be asked."""
     if ref.tag is None and ref.digest is not None:
         try:
             exists = await resolver.digest_exists(ref, ref.digest)
@@ -186,7 +186,7 @@ async def gather(awaitables: Iterable[Awaitable[T]]) -> list[T]:
 
 async def registry_facts(resolver: Resolver, dockerfile: Dockerfile) -> RegistryFacts:
     references = pinnable(dockerfile)
-    answers = await gather(reference_facts(resolver, r) for r in references)
+    answers = await gather(reference_facts(resolver, r.ref) for r in references if r.ref)
     return RegistryFacts({r.value: a for r, a in zip(references, answers, strict=True)})
 
 

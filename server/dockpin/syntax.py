@@ -155,8 +155,7 @@ class SourceMap:
         return Range(first, self.position(end, prefer_end=True) if end > start else first)
 
 
-@dataclass(frozen=True, slots=True)
-class Word:
+class Word(NamedTuple):
     """A whitespace-delimited word of an instruction's arguments."""
 
     text: str
@@ -414,11 +413,17 @@ class Dockerfile:
 def split_words(text: str, start: int = 0, escape: str = "\\") -> list[Word]:
     """Split ``text[start:]`` at unquoted, unescaped whitespace, keeping quotes
     and escapes, as BuildKit's ``parseWords`` does (``a\\ b`` is one word)."""
+    return list(iter_words(text, start, escape))
+
+
+def iter_words(text: str, start: int = 0, escape: str = "\\") -> Iterator[Word]:
+    """:func:`split_words`, one word at a time (flags need only the first few)."""
     if '"' not in text and "'" not in text and escape not in text:
         # The common case, without quotes or escapes: a regex is many times
         # faster than the character loop below and splits identically.
-        return [Word(m.group(0), m.start(), m.end()) for m in _PLAIN_WORD_RE.finditer(text, start)]
-    words: list[Word] = []
+        for match in _PLAIN_WORD_RE.finditer(text, start):
+            yield Word(match.group(0), match.start(), match.end())
+        return
     index = start
     length = len(text)
     while index < length:
@@ -442,8 +447,7 @@ def split_words(text: str, start: int = 0, escape: str = "\\") -> list[Word]:
             elif ch in _SPACE:
                 break
             index += 1
-        words.append(Word(text[word_start:index], word_start, index))
-    return words
+        yield Word(text[word_start:index], word_start, index)
 
 
 def _parse_flags(logical: str, args_start: int) -> tuple[tuple[Flag, ...], int]:
@@ -451,7 +455,7 @@ def _parse_flags(logical: str, args_start: int) -> tuple[tuple[Flag, ...], int]:
     rest = args_start
     if not logical[args_start : args_start + 64].lstrip().startswith("--"):
         return (), rest
-    for word in split_words(logical, args_start):
+    for word in iter_words(logical, args_start):
         if word.text == "--":
             # An explicit end of flags, consumed as BuildKit does.
             rest = word.end

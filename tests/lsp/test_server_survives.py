@@ -207,7 +207,9 @@ async def test_huge_and_binary_documents(raw: RawClient) -> None:
 
 async def test_a_thousand_changes_in_a_burst(raw: RawClient) -> None:
     uri = "file:///burst/Dockerfile"
-    raw.open(uri, "FROM python:3.12-slim\n")
+    # Long enough that an analysis is not free: bursts must then be coalesced.
+    filler = "".join(f"RUN echo step {n} \\\n    && true\n" for n in range(1500))
+    raw.open(uri, "FROM python:3.12-slim\n" + filler)
     await raw.wait_diagnostics(uri, 1)
     for version in range(2, 1002):
         raw.notify(
@@ -223,7 +225,8 @@ async def test_a_thousand_changes_in_a_burst(raw: RawClient) -> None:
     count = sum(1 for n in raw.notifications
                 if n.get("method") == "textDocument/publishDiagnostics"
                 and n["params"]["uri"] == uri)
-    assert count < 1000
+    print("publishes during the burst:", count)
+    assert count < 200
     await raw.alive_and_correct("burst")
 
 

@@ -5,8 +5,8 @@ pinning) and converts positions to the client's encoding.
 Responsiveness rules:
 
 - the offline rules run on open and on every change, straight away, and
-  never wait for the network; during a burst of edits an analysis waits at
-  most as long as the previous one took, so typing never queues up work;
+  never wait for the network; a burst of edits already sent is read in one
+  go and analysed once, so typing never queues up work;
 - registry lookups (DP004/DP005, digests for titles) run in background tasks
   per document and republish when they land; a slow or dead registry only
   delays those;
@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +39,7 @@ from dockpin.facts import ReferenceFacts, RegistryFacts
 from dockpin.fixes import TextEdit
 from dockpin.lsp.buffer import TextBuffer, column_from_client, column_to_client
 from dockpin.lsp.features import completion_items, hover_markdown
+from dockpin.references import ImageRef
 from dockpin.rules.base import Finding
 from dockpin.syntax import Dockerfile, ImageReference, Position, Range, parse
 
@@ -50,6 +53,7 @@ BACKGROUND_DELAY = 0.3  # seconds of quiet typing before asking registries
 FACTS_MAX_AGE = 3600.0  # re-ask after this long (the tag cache's own TTL)
 ERROR_RETRY_AFTER = 60.0  # a registry that failed is asked again after this
 PROGRESS_THRESHOLD = 5
+MODELS_KEPT = 8  # parsed documents kept in memory (most recently used)
 
 
 def _encoding_name(kind: object) -> str:
@@ -77,16 +81,14 @@ class DocumentState:
     config_error: str | None = None
     config_mtime: float | None = None
     config_generation: int = 0  # bumped on every config reload (pull result ids)
-    model: Dockerfile | None = None
-    model_version: int | None = None
-    findings: list[Finding] = field(default_factory=list)
     diagnostics: list[types.Diagnostic] = field(default_factory=list)
+    # The resolvable images of the analysed text, by written value: what the
+    # background registry lookups ask about, without keeping the model.
+    image_refs: dict[str, ImageRef] = field(default_factory=dict)
     analysed_version: int | None = None
     facts_version: int = 0  # bumped when registry facts about its references change
     analysed_facts_version: int = -1
     scheduled: asyncio.Handle | None = None
-    last_duration: float = 0.0
-    last_finished: float = 0.0
     registry_task: asyncio.Task[None] | None = None
     registry_handle: asyncio.TimerHandle | None = None
 
@@ -119,6 +121,8 @@ class DockpinServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("dockpin", __version__, protocol_cls=DockpinProtocol)
         self.documents: dict[str, DocumentState] = {}
+        self._models: OrderedDict[str, tuple[int, Dockerfile]] = OrderedDict()
+        self._asking: set[tuple[str, str]] = set()  # (registry key, image) being looked up
         self.settings: dict[str, Any] = {}
         self.init_settings: dict[str, Any] = {}  # initializationOptions, under later settings
         self.pull_diagnostics = False
@@ -216,10 +220,27 @@ class DockpinServer(LanguageServer):
     # -- analysis -------------------------------------------------------------
 
     def model(self, state: DocumentState) -> Dockerfile:
-        if state.model is None or state.model_version != state.buffer.version:
-            state.model = parse(state.buffer.text)
-            state.model_version = state.buffer.version
-        return state.model
+        """The parsed current text. Models are kept for the few most recently
+        used documents only: a model is ~20 times its text, and with hundreds
+        of files open only the text and the diagnostics need to stay."""
+        uri = state.buffer.uri
+        cached = self._models.get(uri)
+        if cached is not None and cached[0] == state.buffer.version:
+            self._models.move_to_end(uri)
+            return cached[1]
+        model = parse(state.buffer.text)
+        self._models[uri] = (state.buffer.version, model)
+        self._models.move_to_end(uri)
+        while len(self._models) > MODELS_KEPT:
+            self._models.popitem(last=False)
+        return model
+
+    def findings(self, state: DocumentState) -> list[Finding]:
+        """The findings behind ``state.diagnostics`` (same text, settings, facts)."""
+        model = self.model(state)
+        # DP004/DP005 only online: offline, cached answers may be old.
+        facts = None if state.config.offline else self.known_facts(state, model)
+        return analyze(model, state.config, facts)
 
     def known_facts(self, state: DocumentState, model: Dockerfile) -> RegistryFacts:
         """What the registry (or, offline, the cache) has said about the
@@ -234,13 +255,14 @@ class DockpinServer(LanguageServer):
 
     def analyse(self, state: DocumentState) -> None:
         """Run the rules on the current text and publish (push mode)."""
-        started = time.perf_counter()
         state.scheduled = None
-        model = self.model(state)
-        # DP004/DP005 only online: offline, cached answers may be old.
-        facts = None if state.config.offline else self.known_facts(state, model)
-        state.findings = analyze(model, state.config, facts)
-        state.diagnostics = [self.diagnostic(state.buffer, f) for f in state.findings]
+        findings = self.findings(state)
+        state.diagnostics = [self.diagnostic(state.buffer, f) for f in findings]
+        state.image_refs = {
+            r.value: r.ref
+            for r in self.model(state).references
+            if r.ref is not None and r.is_resolved
+        }
         state.analysed_version = state.buffer.version
         state.analysed_facts_version = state.facts_version
         if not self.pull_diagnostics:
@@ -251,23 +273,13 @@ class DockpinServer(LanguageServer):
                     version=state.buffer.version,
                 )
             )
-        finished = time.perf_counter()
-        state.last_duration = finished - started
-        state.last_finished = finished
 
     def schedule_analysis(self, state: DocumentState) -> None:
-        """Analyse soon. In a burst of changes, wait as long as the last run
-        took, so at most half the time goes to analysis and the newest text
-        always wins."""
-        if state.scheduled is not None:
-            return
-        loop = asyncio.get_running_loop()
-        idle = time.perf_counter() - state.last_finished
-        delay = 0.0 if idle > 2 * state.last_duration else state.last_duration
-        if delay <= 0.0005:
-            state.scheduled = loop.call_soon(self._run_analysis, state)
-        else:
-            state.scheduled = loop.call_later(delay, self._run_analysis, state)
+        """Analyse as soon as the messages already received are handled: a
+        burst of changes (a paste, a macro) is read in one go from the pipe
+        (see :class:`_PipeReader`), so only the newest text is analysed."""
+        if state.scheduled is None:
+            state.scheduled = asyncio.get_running_loop().call_soon(self._run_analysis, state)
 
     def _run_analysis(self, state: DocumentState) -> None:
         if self.documents.get(state.buffer.uri) is not state:
@@ -309,14 +321,9 @@ class DockpinServer(LanguageServer):
     def schedule_registry(self, state: DocumentState) -> None:
         """Ask registries about the document's references in the background
         (offline, the client answers from its cache without any request)."""
-        model = self.model(state)
         key = self.registry_key(state.config)
         now = time.monotonic()
-        pending = [
-            r
-            for r in model.references
-            if r.ref is not None and r.is_resolved and self._needs_asking(key, r.value, now)
-        ]
+        pending = [value for value in state.image_refs if self._needs_asking(key, value, now)]
         if not pending:
             return
         if state.registry_handle is not None:
@@ -325,6 +332,8 @@ class DockpinServer(LanguageServer):
         state.registry_handle = loop.call_later(BACKGROUND_DELAY, self._start_registry_task, state)
 
     def _needs_asking(self, key: str, value: str, now: float) -> bool:
+        if (key, value) in self._asking:
+            return False
         entry = self._facts.get((key, value))
         if entry is None:
             return True
@@ -334,23 +343,25 @@ class DockpinServer(LanguageServer):
     def _start_registry_task(self, state: DocumentState) -> None:
         state.registry_handle = None
         if state.registry_task is not None and not state.registry_task.done():
-            return  # the running task re-checks what is still unknown when it ends
+            return  # it schedules another round when it ends
         state.registry_task = asyncio.ensure_future(self._ask_registry(state))
 
     async def _ask_registry(self, state: DocumentState) -> None:
         from dockpin.pinning import Resolver, reference_facts
 
-        model = self.model(state)
         config = state.config
         key = self.registry_key(config)
         now = time.monotonic()
         references = {
-            r.value: r
-            for r in model.references
-            if r.ref is not None and r.is_resolved and self._needs_asking(key, r.value, now)
+            value: ref
+            for value, ref in state.image_refs.items()
+            if self._needs_asking(key, value, now)
         }
         if not references:
             return
+        # Other documents naming the same image wait for this answer instead
+        # of asking again (200 open files often name the same few images).
+        self._asking.update((key, value) for value in references)
         resolver = Resolver(self.client_for(config))
         token: str | None = None
         if len(references) > PROGRESS_THRESHOLD and self.progress_support:
@@ -358,13 +369,16 @@ class DockpinServer(LanguageServer):
         done = 0
         changed: set[str] = set()
 
-        async def one(reference: ImageReference) -> None:
+        async def one(value: str, ref: ImageRef) -> None:
             nonlocal done
-            facts = await reference_facts(resolver, reference)
-            previous = self._facts.get((key, reference.value))
-            self._facts[(key, reference.value)] = _Facts(facts, time.monotonic())
+            try:
+                facts = await reference_facts(resolver, ref)
+            finally:
+                self._asking.discard((key, value))
+            previous = self._facts.get((key, value))
+            self._facts[(key, value)] = _Facts(facts, time.monotonic())
             if facts.error is None and (previous is None or previous.facts != facts):
-                changed.add(reference.value)
+                changed.add(value)
             if facts.error is not None and not config.offline:
                 self.warn_once(
                     f"registry:{facts.error}", f"dockpin: registry checks skipped: {facts.error}"
@@ -374,7 +388,7 @@ class DockpinServer(LanguageServer):
                 self._progress_report(token, done, len(references))
 
         try:
-            await asyncio.gather(*(one(r) for r in references.values()))
+            await asyncio.gather(*(one(value, ref) for value, ref in references.items()))
         except Exception as error:
             log.exception("registry lookups failed")
             self.log(f"dockpin: registry lookups failed: {error}", types.MessageType.Warning)
@@ -383,6 +397,8 @@ class DockpinServer(LanguageServer):
                 self._progress_end(token)
         if changed:
             self._republish(key, changed)
+        if self.documents.get(state.buffer.uri) is state:
+            self.schedule_registry(state)  # images added while this ran
 
     def _republish(self, key: str, values: set[str]) -> None:
         """Re-analyse the documents whose references got new facts (only
@@ -391,8 +407,7 @@ class DockpinServer(LanguageServer):
         affected = [
             state
             for state in list(self.documents.values())
-            if self.registry_key(state.config) == key
-            and any(r.value in values for r in self.model(state).references)
+            if self.registry_key(state.config) == key and not values.isdisjoint(state.image_refs)
         ]
         for state in affected:
             state.facts_version += 1
@@ -660,6 +675,7 @@ def register_handlers(server: DockpinServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(params: types.DidCloseTextDocumentParams) -> None:
         state = server.documents.pop(params.text_document.uri, None)
+        server._models.pop(params.text_document.uri, None)
         if state is None:
             return
         for handle in (state.scheduled, state.registry_handle):
@@ -701,7 +717,8 @@ def register_handlers(server: DockpinServer) -> None:
             if d.source == SOURCE
         }
         found = []
-        for finding, diagnostic in zip(state.findings, state.diagnostics, strict=True):
+        findings = server.findings(state)
+        for finding, diagnostic in zip(findings, state.diagnostics, strict=True):
             r = diagnostic.range
             key = (diagnostic.code, r.start.line, r.start.character, r.end.line, r.end.character)
             if key in wanted:
@@ -938,12 +955,75 @@ def register_handlers(server: DockpinServer) -> None:
         server._clients.clear()
 
 
+class _PipeReader:
+    """stdin as an asyncio stream. pygls reads stdin through a thread, one
+    line per hop, so a burst of changes arrives one at a time with analyses
+    in between; read from a pipe, everything already sent is handled before
+    the next analysis runs, which coalesces bursts at no cost in latency."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self._reader = reader
+
+    async def readline(self) -> bytes:
+        return await self._reader.readline()
+
+    async def readexactly(self, n: int) -> bytes:
+        try:
+            return await self._reader.readexactly(n)
+        except asyncio.IncompleteReadError as error:
+            return error.partial
+
+
+def _serve_stdio(server: DockpinServer) -> None:
+    import stat
+    import sys
+    import threading
+
+    from pygls.io_ import StdoutWriter, run_async
+
+    if not stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode):
+        server.start_io()  # not a pipe (a file, a socket): pygls' own reader
+        return
+
+    stop_event = threading.Event()
+    server._stop_event = stop_event
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=1024 * 1024)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        server.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
+        await run_async(
+            stop_event=stop_event,
+            reader=_PipeReader(reader),
+            protocol=server.protocol,
+            logger=log,
+            error_handler=server._report_server_error,
+        )
+
+    try:
+        asyncio.run(serve())
+    except BrokenPipeError:
+        log.error("the client closed the connection")
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.shutdown()  # type: ignore[no-untyped-call]
+
+
 def run_server(tcp: str | None = None) -> int:
+    import gc
+
     logging.basicConfig(level=logging.WARNING, format="dockpin-lsp %(levelname)s %(message)s")
     server = build_server()
+    # The imported modules (pygls, lsprotocol, cattrs: ~40 MB of objects) never
+    # die; without this, every full collection walks them all and one edit in
+    # four or five took twice as long on a 3,000-line file (benchmarks/).
+    gc.collect()
+    gc.freeze()
     if tcp:
         host, _, port = tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))
     else:
-        server.start_io()
+        _serve_stdio(server)
     return 0

@@ -42,7 +42,7 @@ class RegistryConfig:
     offline: bool = False
     cache_dir: Path | None = None
     tag_ttl: float = 3600.0
-    max_concurrency_per_host: int = 6
+    max_concurrency_per_host: int = 16
     max_retries: int = 3
     max_retry_after: float = 10.0
 
