@@ -835,13 +835,7 @@ def parse(text: str) -> Dockerfile:
                                     f"invalid escape directive {match.group(2)!r}: use \\ or `",
                                 )
                             )
-                comments.append(
-                    Comment(
-                        index,
-                        stripped[1:].strip(),
-                        Range(Position(index, indent), Position(index, len(raw_line))),
-                    )
-                )
+                comments.append(_comment(index, raw_line, indent))
                 index += 1
                 directive_lines = index
                 continue
@@ -850,13 +844,7 @@ def parse(text: str) -> Dockerfile:
             index += 1
             continue
         if stripped.startswith("#"):
-            comments.append(
-                Comment(
-                    index,
-                    stripped[1:].strip(),
-                    Range(Position(index, indent), Position(index, len(raw_line))),
-                )
-            )
+            comments.append(_comment(index, raw_line, indent))
             index += 1
             continue
         index = _scan_instruction(lines, index, indent, escape, instructions, comments)
@@ -864,6 +852,15 @@ def parse(text: str) -> Dockerfile:
     model = _build_model(text, lines, escape, instructions, comments, directives, problems)
     model.directive_lines = directive_lines
     return model
+
+
+def _comment(line_number: int, line: str, lead: int) -> Comment:
+    """The comment on ``line``, whose ``#`` is at column ``lead``."""
+    return Comment(
+        line_number,
+        line[lead + 1 :].strip(),
+        Range(Position(line_number, lead), Position(line_number, len(line))),
+    )
 
 
 def _continues(line: str, escape: str) -> tuple[bool, int]:
@@ -902,13 +899,7 @@ def _scan_instruction(
                 continue
             if stripped.startswith("#"):
                 lead = len(line) - len(stripped)
-                comments.append(
-                    Comment(
-                        index,
-                        stripped[1:].strip(),
-                        Range(Position(index, lead), Position(index, len(line))),
-                    )
-                )
+                comments.append(_comment(index, line, lead))
                 index += 1
                 continue
             column = 0

@@ -40,6 +40,7 @@ from dockpin.registry import (
     RegistryConfig,
     RegistryError,
 )
+from support.env import isolated_env
 from support.oci import build_image
 from support.proxy import Fault, FaultProxy
 from support.registry import RegistryServer
@@ -110,14 +111,7 @@ def project(tmp_path: Path) -> Project:
     root.mkdir()
     home.mkdir()
     (root / "Dockerfile").write_bytes(ORIGINAL)
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home),
-        "DOCKER_CONFIG": str(home / ".docker"),
-        "XDG_RUNTIME_DIR": str(home / "run"),
-        "DOCKPIN_CACHE_DIR": str(tmp_path / "cache"),
-        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
-    }
+    env = isolated_env(tmp_path)
     return Project(root, home, tmp_path / "cache", env)
 
 

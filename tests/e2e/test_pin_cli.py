@@ -5,7 +5,6 @@ subprocess against a real docker-registry on loopback, reached through
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from support.env import isolated_env
 from support.oci import build_image
 from support.proxy import Fault, FaultProxy
 from support.registry import RegistryServer, skopeo_digest
@@ -60,14 +60,7 @@ def project(tmp_path: Path) -> Project:
     root.mkdir()
     home = tmp_path / "home"
     home.mkdir()
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home),
-        "DOCKER_CONFIG": str(home / ".docker"),
-        "XDG_RUNTIME_DIR": str(home / "run"),
-        "DOCKPIN_CACHE_DIR": str(tmp_path / "cache"),
-        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
-    }
+    env = isolated_env(tmp_path)
     return Project(root, env)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,18 +14,11 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 from pytest_lsp.client import make_test_lsp_client
 
+from support.env import isolated_env
+
 
 def server_env(tmp: Path) -> dict[str, str]:
-    home = tmp / "home"
-    home.mkdir(exist_ok=True)
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home),
-        "DOCKER_CONFIG": str(home / ".docker"),
-        "XDG_RUNTIME_DIR": str(home / "run"),
-        "DOCKPIN_CACHE_DIR": str(tmp / "cache"),
-        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
-    }
+    return isolated_env(tmp)
 
 
 SERVER = [sys.executable, "-m", "dockpin.cli", "lsp"]

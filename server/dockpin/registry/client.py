@@ -459,18 +459,22 @@ class RegistryClient:
     def _manifest_url(self, op: _Operation, reference: str) -> str:
         return op.endpoint.url(f"/v2/{op.ref.path}/manifests/{quote(reference, safe=':')}")
 
-    async def _resolve_tag(self, op: _Operation, tag: str) -> Resolution:
-        # HEAD first: it is cheap and does not count against Docker Hub's
-        # pull limit. Its digest header is the registry's word for the bytes
-        # a pull would get.
-        reply = await self._request(
+    async def _head_manifest(self, op: _Operation, reference: str) -> Reply:
+        """HEAD a manifest by tag or digest, accepting all four manifest types."""
+        return await self._request(
             op,
             "HEAD",
-            self._manifest_url(op, tag),
+            self._manifest_url(op, reference),
             accept=_ACCEPT_MANIFESTS,
             limit=MANIFEST_LIMIT,
             what="manifest",
         )
+
+    async def _resolve_tag(self, op: _Operation, tag: str) -> Resolution:
+        # HEAD first: it is cheap and does not count against Docker Hub's
+        # pull limit. Its digest header is the registry's word for the bytes
+        # a pull would get.
+        reply = await self._head_manifest(op, tag)
         if reply.status == 200:
             digest = _header_digest(reply.headers)
             media_type = _content_type(reply.headers)
@@ -498,14 +502,7 @@ class RegistryClient:
         A wrong ``Docker-Content-Digest`` (a broken proxy, a hostile mirror)
         is caught here for one more HEAD, which Docker Hub does not count as
         a pull, instead of a GET that it does."""
-        reply = await self._request(
-            op,
-            "HEAD",
-            self._manifest_url(op, digest),
-            accept=_ACCEPT_MANIFESTS,
-            limit=MANIFEST_LIMIT,
-            what="manifest",
-        )
+        reply = await self._head_manifest(op, digest)
         mismatch = reply.status == 404
         if reply.status == 200:
             tag_length = tag_headers.get("content-length")
@@ -845,14 +842,7 @@ class RegistryClient:
             return cached.value
         self._require_online(f"{ref.repository}@{digest}")
         async with self._operation(ref, endpoint) as op:
-            reply = await self._request(
-                op,
-                "HEAD",
-                self._manifest_url(op, digest),
-                accept=_ACCEPT_MANIFESTS,
-                limit=MANIFEST_LIMIT,
-                what="manifest",
-            )
+            reply = await self._head_manifest(op, digest)
             if reply.status == 404:
                 return None
             if reply.status != 200:
