@@ -8,7 +8,6 @@ file name and line numbers to its errors.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -292,6 +291,8 @@ def merge_settings(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict
 
 def read_config_data(path: Path) -> tuple[dict[str, Any], str]:
     """The parsed TOML of ``path`` and its text (for line numbers)."""
+    import tomllib  # only when there is a file: most checks run without one
+
     try:
         raw = path.read_bytes()
     except OSError as exc:
