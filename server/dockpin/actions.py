@@ -118,10 +118,6 @@ def pin_all_plan(dockerfile: Dockerfile) -> ActionPlan | None:
     )
 
 
-def _final_stage(dockerfile: Dockerfile) -> Stage | None:
-    return dockerfile.stages[-1] if dockerfile.stages else None
-
-
 def swap_plans(dockerfile: Dockerfile, finding: Finding) -> list[ActionPlan]:
     """Swaps for DP010 (to the glibc slim image) and DP020 (to slim, JRE or
     distroless). Each names a reference the registry must confirm."""
@@ -147,7 +143,7 @@ def swap_plans(dockerfile: Dockerfile, finding: Finding) -> list[ActionPlan]:
                 )
             )
     stage = finding.stage
-    if finding.code == "DP020" and stage is not None and stage is _final_stage(dockerfile):
+    if finding.code == "DP020" and stage is not None and stage is dockerfile.final_stage:
         distroless = _distroless_plan(dockerfile, finding, reference, stage)
         if distroless is not None:
             plans.append(distroless)

@@ -50,17 +50,17 @@ HEREDOC_INSTRUCTIONS = frozenset({"ADD", "COPY", "RUN"})
 
 # Go's unicode.IsSpace, with which BuildKit trims lines and splits words
 # (Python's str.isspace also counts the separators \x1c-\x1f).
-_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + (
-    "\u2028\u2029\u202f\u205f\u3000"
+_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000")
 )
 _PLAIN_WORD_RE = re.compile(f"[^{re.escape(_SPACE)}]+")
 # BuildKit's tokenWhitespace: what separates a keyword from its arguments.
 _KEYWORD_SPACE = "\t\v\f\r "
 _LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 # RE2's \s (what BuildKit's directive pattern uses) is ASCII only.
-_DIRECTIVE_RE = re.compile(
-    rf"^#[{_SPACE}]*([a-zA-Z][a-zA-Z0-9]*)[\t\f ]*=[\t\f ]*(.+?)[\t\f ]*$"
-)
+_DIRECTIVE_RE = re.compile(rf"^#[{_SPACE}]*([a-zA-Z][a-zA-Z0-9]*)[\t\f ]*=[\t\f ]*(.+?)[\t\f ]*$")
 _KNOWN_DIRECTIVES = frozenset({"escape", "syntax", "check"})
 _HEREDOC_WORD_RE = re.compile(r"^\d*<<(-?)([^<]+)$")
 # Shell operators: BuildKit would make them part of the delimiter (``<<EOF>f``
@@ -284,10 +284,6 @@ class ImageReference:
     @property
     def is_resolved(self) -> bool:
         return not self.unresolved
-
-    @property
-    def from_arg(self) -> bool:
-        return bool(self.args_used)
 
     def location(self, offset: int, *, prefer_end: bool = False) -> tuple[Instruction, int] | None:
         """Where character ``offset`` of ``value`` lives: the instruction and
@@ -1183,9 +1179,3 @@ def _new_stage(
     stage.base_kind = "image" if reference.is_resolved else "unresolved"
     references.append(reference)
     return stage
-
-
-def iter_stage_instructions(stage: Stage, keyword: str) -> Iterator[Instruction]:
-    for instruction in stage.instructions:
-        if instruction.keyword == keyword:
-            yield instruction

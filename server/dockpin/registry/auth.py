@@ -174,9 +174,6 @@ class Authenticator:
     def credential_used(self, endpoint: Endpoint) -> Credential | None:
         return self._used.get(origin_of(endpoint.base_url))
 
-    def authenticated(self, endpoint: Endpoint) -> bool:
-        return origin_of(endpoint.base_url) in self._challenges
-
     async def authorization(
         self, endpoint: Endpoint, repository: str, deadline: float
     ) -> tuple[str, str] | None:

@@ -92,8 +92,4 @@ def image_references(context: RuleContext) -> Iterable[ImageReference]:
             yield reference
 
 
-def final_stage_of(dockerfile: Dockerfile) -> Stage | None:
-    return dockerfile.stages[-1] if dockerfile.stages else None
-
-
 HADOLINT_EQUIVALENTS: Mapping[str, str] = {"DL3006": "DP001", "DL3007": "DP002", "DL3026": "DP050"}
